@@ -5,6 +5,8 @@
 >>> param_space = to_tune_param_space(space)
 """
 
+from search_spaces import builtin  # noqa: F401  (registers the named spaces)
+from search_spaces.registry import format_spaces, get_space, list_spaces, register_space
 from search_spaces.space import (
     DEFAULT_METRICS,
     DISTRIBUTIONS,
@@ -26,8 +28,6 @@ from search_spaces.yaml_loader import (
     save_space_yaml,
     space_from_dict,
 )
-from search_spaces.registry import format_spaces, get_space, list_spaces, register_space
-from search_spaces import builtin  # noqa: F401  (registers the named spaces)
 
 __all__ = [
     "DEFAULT_METRICS",
