@@ -1,0 +1,122 @@
+"""Loading a trained model for inference: ``hypercl.load(path)``.
+
+    model = hypercl.load("outputs/run/best")
+    model.similarity(["A man plays a guitar."], ["A woman plays a violin."], ["The instrument."])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from hypercl.checkpoint import load_model
+from hypercl.training.config import TrainConfig
+
+
+class HyperClModel:
+    """A trained C-STS model with batched, gradient-free scoring."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, config: TrainConfig, device: torch.device):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = config
+        self.device = device
+
+    @torch.no_grad()
+    def similarity(
+        self,
+        sentence1: Sequence[str],
+        sentence2: Sequence[str],
+        condition: Sequence[str],
+        batch_size: int = 64,
+    ) -> list[float]:
+        """Return one conditional similarity score per (sentence1, sentence2, condition) row."""
+        from hypercl.data.csts import CstsExample
+        from hypercl.data.csts_batching import CstsTokenizedSplit, iter_eval_batches
+
+        self._require_task("csts", "similarity")
+        if not len(sentence1) == len(sentence2) == len(condition):
+            raise ValueError(
+                f"sentence1, sentence2 and condition must have equal lengths, got "
+                f"{len(sentence1)}, {len(sentence2)} and {len(condition)}"
+            )
+        if len(sentence1) == 0:
+            return []
+        examples = [
+            CstsExample(sentence1=a, sentence2=b, condition=c, label=-1, line=index + 1)
+            for index, (a, b, c) in enumerate(zip(sentence1, sentence2, condition, strict=True))
+        ]
+        split = CstsTokenizedSplit(
+            examples, self.tokenizer, self.config.encoding, self.config.max_seq_length
+        )
+        scores = torch.empty(len(examples))
+        for batch in iter_eval_batches(split, batch_size):
+            output = self.model(batch.to(self.device))
+            scores[batch.row_index.cpu()] = output.scores.float().cpu()
+        return scores.tolist()
+
+    @torch.no_grad()
+    def encode(
+        self,
+        sentences: Sequence[str],
+        conditions: Sequence[str] | None = None,
+        batch_size: int = 64,
+    ) -> torch.Tensor:
+        """Embed sentences, conditioned by ``conditions`` when given: (n, d) on the CPU.
+
+        Without conditions this is the pooled encoder output h; with them it is the head's
+        output g(h, c') that the model compares with cosine similarity.
+        """
+        self._require_task("csts", "encode")
+        if conditions is not None and len(conditions) != len(sentences):
+            raise ValueError(
+                f"sentences and conditions must have equal lengths, got "
+                f"{len(sentences)} and {len(conditions)}"
+            )
+        chunks = []
+        for start in range(0, len(sentences), batch_size):
+            batch_sentences = list(sentences[start : start + batch_size])
+            batch_conditions = None if conditions is None else list(conditions[start : start + batch_size])
+            chunks.append(self.model.embed(batch_sentences, batch_conditions, self.tokenizer,
+                                           self.config.max_seq_length).float().cpu())
+        if not chunks:
+            return torch.empty(0, self.model.hidden_size)
+        return torch.cat(chunks)
+
+    def write_test_predictions(
+        self, data_dir: str | Path, path: str | Path, password_file: str | None = None
+    ) -> Path:
+        """Score the C-STS test split in file order and write ``{"0": score, ...}`` as JSON."""
+        from hypercl.data.archive import resolve_csts_dir
+        from hypercl.data.csts import load_csts
+
+        test = load_csts(resolve_csts_dir(data_dir, password_file), splits=("test",))["test"]
+        scores = self.similarity(
+            [row.sentence1 for row in test],
+            [row.sentence2 for row in test],
+            [row.condition for row in test],
+        )
+        path = Path(path)
+        path.write_text(json.dumps({str(index): score for index, score in enumerate(scores)}))
+        return path
+
+    def _require_task(self, task: str, method: str) -> None:
+        if self.config.task != task:
+            raise ValueError(
+                f"{method}() is for --task {task} models; this model was trained for "
+                f"--task {self.config.task}"
+            )
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> HyperClModel:
+    """Load a model folder written by training or by ``python -m tracking.export``."""
+    device = torch.device(device)
+    model, tokenizer, config = load_model(path, device)
+    if config.task == "kgc":
+        from hypercl.inference_kgc import KgcModel
+
+        return KgcModel(model, tokenizer, config, device)
+    return HyperClModel(model, tokenizer, config, device)
