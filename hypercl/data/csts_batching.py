@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from hypercl.data.csts import HIDDEN_LABEL, CstsExample, Quadruplet, scaled_label
+from hypercl.data.token_cache import load_or_tokenize
 from hypercl.training.config import ENCODINGS
 
 logger = logging.getLogger(__name__)
@@ -119,11 +120,20 @@ def _tokenize(
     if not texts:
         return TokenizedTexts(input_ids=[], token_type_ids=None)
 
-    encoded = tokenizer(texts, text_pairs, truncation=True, max_length=max_length, padding=False)
-    return TokenizedTexts(
-        input_ids=[list(ids) for ids in encoded["input_ids"]],
-        token_type_ids=encoded.get("token_type_ids"),
+    def tokenize() -> tuple[list[list[int]], list[list[int]] | None]:
+        encoded = tokenizer(
+            texts, text_pairs, truncation=True, max_length=max_length, padding=False
+        )
+        token_type_ids = encoded.get("token_type_ids")
+        if token_type_ids is not None:
+            token_type_ids = [list(types) for types in token_type_ids]
+        return [list(ids) for ids in encoded["input_ids"]], token_type_ids
+
+    # Trials on one node share the result through the on-disk token cache.
+    input_ids, token_type_ids = load_or_tokenize(
+        tokenizer, texts, max_length, text_pairs, tokenize
     )
+    return TokenizedTexts(input_ids=input_ids, token_type_ids=token_type_ids)
 
 
 def pad_sequences(
