@@ -140,6 +140,8 @@ class Trainer:
             disable=not sys.stderr.isatty(),
             leave=False,
         )
+        # Without a terminal (Ray trial logs, CI) a log line every tenth of an epoch replaces the bar.
+        log_every = max(1, num_batches // 10)
         self.model.train()
         for index, batch in enumerate(self.task.train_batches(epoch)):
             if index < self.progress.batch_in_epoch:
@@ -169,6 +171,12 @@ class Trainer:
             self.progress.train_seconds += time.perf_counter() - began
             bar.set_postfix(loss=f"{loss.item():.4f}")
             bar.update(1)
+            if bar.disable and (index + 1) % log_every == 0:
+                logger.info(
+                    "epoch %d: batch %d/%d, loss %.4f, %.1f examples/s",
+                    epoch + 1, index + 1, num_batches, loss.item(),
+                    self.progress.examples / max(self.progress.train_seconds, 1e-9),
+                )
 
             # evaluate every eval_steps optimizer steps
             if window_done and config.eval_steps and self.progress.step % config.eval_steps == 0:
