@@ -115,7 +115,7 @@ def write_json(path: Path, values: Any) -> None:
 
 
 def run(config: TrainConfig, output_dir: Path, resume: str | None = None, predict_test: bool = False) -> dict:
-    """Train as ``config`` says and write the output folder; return the metrics summary."""
+    """Train with the settings of ``config``, write the output folder and return the metrics summary."""
     from hypercl.tasks import build_task
     from hypercl.training.trainer import Trainer
 

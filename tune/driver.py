@@ -274,7 +274,7 @@ def close_study_run(
 
 
 def _checkpoint_data(best: TrialSummary) -> dict[str, Any]:
-    """The data description (name, sizes, digest) that the best checkpoint recorded."""
+    """Read the data description (name, sizes, digest) that the best checkpoint recorded."""
     import json
 
     path = Path(best.checkpoint_path or "") / "model" / "data.json"

@@ -97,7 +97,7 @@ def count_states(trials: list[TrialSummary]) -> dict[str, int]:
 
 
 def format_table(trials: list[TrialSummary], metric: str, mode: str, top: int) -> str:
-    """A plain-text table of the top trials by their best value of ``metric``."""
+    """Format the top trials by their best value of ``metric`` as a plain-text table."""
     ranked = rank_trials(trials, metric, mode)[:top]
     if not ranked:
         return "no trial reported a result"

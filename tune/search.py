@@ -16,7 +16,7 @@ TIME_ATTR = "training_iteration"
 
 
 class PruneAwareOptunaSearch(OptunaSearch):
-    """OptunaSearch that tells Optuna a trial stopped by ASHA was pruned.
+    """OptunaSearch that records a trial stopped by ASHA as PRUNED in the Optuna study.
 
     Ray's OptunaSearch records an early-stopped trial as COMPLETE with its last value, so
     TPE cannot tell a trial cut at the first rung from a finished one. Here a trial that

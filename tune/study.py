@@ -95,7 +95,8 @@ def trial_settings(args: argparse.Namespace, space: SearchSpace) -> dict[str, An
 
 
 def resolve_name(args: argparse.Namespace, space: SearchSpace) -> str:
-    """The given --name; with --resume, the latest study of this task and space; else a new one."""
+    """Return --name if given, else the latest study of this task and space with --resume,
+    else a new timestamped name."""
     if args.name:
         return args.name
     prefix = f"{args.task}-{space.name}-"

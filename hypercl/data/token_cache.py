@@ -32,7 +32,7 @@ def cache_enabled() -> bool:
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """A digest of everything that decides the tokenizer's output."""
+    """Hash everything that determines the tokenizer's output into a hex digest."""
     digest = hashlib.sha256(type(tokenizer).__name__.encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:

@@ -12,8 +12,8 @@ from scipy import stats
 def correlation_metrics(scores: Sequence[float], labels: Sequence[float]) -> dict[str, float]:
     """Return ``{"pearson": r, "spearman": rho}`` times 100 between predictions and labels.
 
-    A constant prediction has no defined correlation; it scores 0 rather than NaN so that a
-    collapsed model ranks last in a search instead of breaking the searcher.
+    A constant prediction has no defined correlation. It scores 0 rather than NaN, so a
+    collapsed model ranks low in a search instead of breaking the searcher.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)

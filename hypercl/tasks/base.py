@@ -10,7 +10,7 @@ from torch import nn
 
 
 class Task(Protocol):
-    """What the trainer needs from a task: a model, training batches, a loss and an evaluation.
+    """Interface of a task to the trainer: a model, training batches, a loss and an evaluation.
 
     A task owns its data (tokenised once) and its model. The trainer owns the optimiser,
     the schedule, precision, checkpoints and reporting.

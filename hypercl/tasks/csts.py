@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from hypercl.data.csts import CstsExample, Quadruplet, load_csts, pair_quadruplets
 from hypercl.data.archive import resolve_csts_dir
+from hypercl.data.csts import CstsExample, Quadruplet, load_csts, pair_quadruplets
 from hypercl.data.csts_batching import (
     CstsBatch,
     CstsTokenizedSplit,

@@ -24,8 +24,8 @@ class TrainConfig:
     password_file: str | None = None
     max_train_rows: int | None = None
     max_eval_rows: int | None = None
-    # NOTE: "validation" selects on the validation split; "holdout" trains on 90 % of the
-    # training quadruplets and selects on the other 10 %, keeping validation unseen.
+    # "validation" selects the best checkpoint on the validation split. "holdout" trains on
+    # 90 % of the training quadruplets and selects on the other 10 %, so validation stays unseen.
     selection: str = "validation"
     holdout_fraction: float = 0.1
 

@@ -1,7 +1,7 @@
 """The training loop: one task, AdamW, linear schedule, evaluation, checkpoints and resume.
 
-The trainer knows nothing of Ray or MLflow. After each evaluation it calls ``callback(metrics,
-checkpoint_dir)``; Ray Tune trials report from there, and the command line writes files.
+The trainer imports neither Ray nor MLflow. After each evaluation it calls
+``callback(metrics, checkpoint_dir)``, from which Ray Tune trials report their results.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ EvaluationCallback = Callable[[dict[str, float], Path], None]
 
 @dataclass
 class TrainResult:
-    """What a finished run leaves behind."""
+    """Outcome of a finished run: best and per-evaluation metrics, folders, throughput."""
 
     best_metrics: dict[str, float]
     history: list[dict[str, float]]
@@ -57,7 +57,7 @@ class _Progress:
 
 
 class Trainer:
-    """Train ``task.model`` as ``config`` says, writing ``output_dir/last`` and ``output_dir/best``."""
+    """Train ``task.model`` with the settings of ``config``; write ``output_dir/last`` and ``/best``."""
 
     def __init__(
         self,

@@ -56,7 +56,7 @@ def test_trainer_takes_the_scheduled_number_of_steps(tiny_model_dir, csts_dir, t
     assert [row["epoch"] for row in result.history] == [1.0, 2.0]
 
 
-def test_trainer_evaluates_every_row_when_batch_does_not_divide(tiny_model_dir, csts_dir, tmp_path):
+def test_evaluation_keeps_every_row_of_partial_batch(tiny_model_dir, csts_dir, tmp_path):
     # 7 validation pairs = 14 rows with an evaluation batch of 4: the last batch has 2 rows
     config = make_config(tiny_model_dir, csts_dir, eval_batch_size=4)
     task = build_task(config)

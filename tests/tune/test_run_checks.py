@@ -42,7 +42,7 @@ def test_run_scaler_larger_than_backbone_rejected(tmp_path, tiny_setup):
     assert "32" in result.stderr
 
 
-def test_run_simcse_base_offline_fails_fast_with_model_not_found(tmp_path, tiny_setup):
+def test_run_missing_backbone_fails_fast(tmp_path, tiny_setup):
     result = run_tune(
         ["--space", "simcse_base", "--data-dir", str(tiny_setup["data"])], cwd=tmp_path, timeout=120
     )

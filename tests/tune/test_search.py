@@ -130,8 +130,8 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path, tiny_setup):
     assert len(after) == 4
     assert summary["num_trials"] == 4
 
-    # Optuna's study came back: the searcher saved after the resume still holds the
-    # trials told before the interruption, with their parameters, plus the new ones
+    # Optuna's study was restored: the searcher saved after the resume still contains the
+    # trials recorded before the interruption, with their parameters, plus the new ones
     states = sorted(experiment.glob("searcher-state-*.pkl"))
     assert len(states) == 2
     searcher_before, searcher_after = (read_searcher_state(path) for path in states)
