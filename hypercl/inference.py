@@ -1,7 +1,7 @@
 """Loading a trained model for inference: ``hypercl.load(path)``.
 
-    model = hypercl.load("outputs/run/best")
-    model.similarity(["A man plays a guitar."], ["A woman plays a violin."], ["The instrument."])
+model = hypercl.load("outputs/run/best")
+model.similarity(["A man plays a guitar."], ["A woman plays a violin."], ["The instrument."])
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from hypercl.training.config import TrainConfig
 class HyperClModel:
     """A trained C-STS model with batched, gradient-free scoring."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, config: TrainConfig, device: torch.device):
+    def __init__(
+        self, model: torch.nn.Module, tokenizer, config: TrainConfig, device: torch.device
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.config = config
@@ -67,24 +69,55 @@ class HyperClModel:
     ) -> torch.Tensor:
         """Embed sentences, conditioned by ``conditions`` when given: (n, d) on the CPU.
 
-        Without conditions this is the pooled encoder output h; with them it is the head's
-        output g(h, c') that the model compares with cosine similarity.
+        Without conditions this is the pooled encoder output h. With them it is the vector that
+        ``similarity`` compares by cosine: the head's g(h, c') for a tri-encoder, the encoding
+        of the (sentence, condition) pair for a bi-encoder.
         """
         self._require_task("csts", "encode")
+        if self.config.encoding == "cross_encoder":
+            raise ValueError(
+                "encode() needs a tri_encoder or bi_encoder model; a cross_encoder scores "
+                "sentence pairs jointly, so use similarity() instead"
+            )
         if conditions is not None and len(conditions) != len(sentences):
             raise ValueError(
                 f"sentences and conditions must have equal lengths, got "
                 f"{len(sentences)} and {len(conditions)}"
             )
-        chunks = []
+        if conditions is None:
+            return self._encode_plain(list(sentences), batch_size)
+        return self._encode_conditioned(list(sentences), list(conditions), batch_size)
+
+    def _encode_plain(self, sentences: list[str], batch_size: int) -> torch.Tensor:
+        chunks = [torch.empty(0, self.model.encoder.hidden_size)]
         for start in range(0, len(sentences), batch_size):
-            batch_sentences = list(sentences[start : start + batch_size])
-            batch_conditions = None if conditions is None else list(conditions[start : start + batch_size])
-            chunks.append(self.model.embed(batch_sentences, batch_conditions, self.tokenizer,
-                                           self.config.max_seq_length).float().cpu())
-        if not chunks:
-            return torch.empty(0, self.model.hidden_size)
+            inputs = self.tokenizer(
+                sentences[start : start + batch_size], padding=True, truncation=True,
+                max_length=self.config.max_seq_length, return_tensors="pt",
+            )  # fmt: skip
+            inputs = {key: value.to(self.device) for key, value in inputs.items()}
+            chunks.append(self.model.encoder(**inputs).float().cpu())  # (b, d)
         return torch.cat(chunks)
+
+    def _encode_conditioned(
+        self, sentences: list[str], conditions: list[str], batch_size: int
+    ) -> torch.Tensor:
+        from hypercl.data.csts import CstsExample
+        from hypercl.data.csts_batching import CstsTokenizedSplit, iter_eval_batches
+
+        # A row (s, s, c) yields g(s, c) as its first embedding; batching encodes s only once.
+        examples = [
+            CstsExample(sentence1=s, sentence2=s, condition=c, label=-1, line=index + 1)
+            for index, (s, c) in enumerate(zip(sentences, conditions, strict=True))
+        ]
+        split = CstsTokenizedSplit(
+            examples, self.tokenizer, self.config.encoding, self.config.max_seq_length
+        )
+        embeddings = torch.empty(len(examples), self.model.encoder.hidden_size)
+        for batch in iter_eval_batches(split, batch_size):
+            output = self.model(batch.to(self.device))
+            embeddings[batch.row_index.cpu()] = output.emb1.float().cpu()
+        return embeddings
 
     def write_test_predictions(
         self, data_dir: str | Path, path: str | Path, password_file: str | None = None

@@ -181,3 +181,34 @@ def test_train_cli_reports_bad_argument_without_traceback(tiny_model_dir, csts_d
     ])
     assert code == 2
     assert "error: --temperature must be > 0, got -1.0" in capsys.readouterr().err
+
+
+def test_split_holdout_keeps_pairs_whole():
+    from hypercl.data.csts import Quadruplet
+    from hypercl.tasks.csts import split_holdout
+
+    quadruplets = [Quadruplet(high=2 * i, low=2 * i + 1, tied=False) for i in range(20)]
+    train, holdout = split_holdout(quadruplets, 0.1, seed=3)
+    assert len(holdout) == 2
+    assert len(train) == 18
+    assert set(train).isdisjoint(holdout)
+    assert set(train) | set(holdout) == set(quadruplets)
+    assert split_holdout(quadruplets, 0.1, seed=3) == (train, holdout)
+    with pytest.raises(ValueError, match=r"holdout fraction must be in \(0, 1\), got 1.0"):
+        split_holdout(quadruplets, 1.0, seed=3)
+
+
+def test_train_cli_holdout_reports_validation(tiny_model_dir, csts_dir, tmp_path):
+    out = tmp_path / "holdout"
+    code = train_main([
+        "--data-dir", str(csts_dir), "--model", str(tiny_model_dir), "--scaler", "4",
+        "--pooler", "avg", "--batch-size", "4", "--epochs", "1", "--max-seq-length", "32",
+        "--selection", "holdout", "--output-dir", str(out),
+    ])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    # 12 training pairs: 1 held out (10 %, rounded), 11 trained on; validation reported apart
+    assert metrics["data"]["selection"] == "holdout"
+    assert metrics["data"]["selection_rows"] == 2
+    assert metrics["data"]["train_quadruplets"] == 11
+    assert set(metrics["validation"]) == {"validation_spearman", "validation_pearson"}
