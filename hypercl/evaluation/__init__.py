@@ -1,0 +1,1 @@
+"""Evaluation of trained models: ``csts`` (correlations) and ``kgc`` (filtered link ranking)."""
