@@ -4,9 +4,10 @@ A model folder (``best/``, an exported model, the ``model/`` part of a trainer c
 
     config.json            resolved TrainConfig
     encoder/               the encoder and its tokenizer (``save_pretrained``, safetensors)
-    condition_encoder/     the second encoder, when the model has one (dual or SimKGC tail encoder)
+    condition_encoder/     the condition encoder of a dual C-STS model (tail_encoder/ for SimKGC)
     head.safetensors       every other weight: condition transform, head, regression layer
     data.json              name, split sizes and SHA-256 digest of the training data (no text)
+    kgc_data/              KGC only: the entity and triple files that answers are ranked over
 
 A trainer checkpoint adds ``trainer_state/`` with the optimiser and scheduler state, the step
 and the random-number-generator state, so training resumes exactly where it stopped.
@@ -62,6 +63,10 @@ def save_model(model: nn.Module, tokenizer: Any, config: TrainConfig, path: str 
         tokenizer.save_pretrained(path / name)
     save_file(head_state_dict(model), str(path / HEAD_FILE))
     config.save(path / CONFIG_FILE)
+    if config.task == "kgc" and config.data_dir is not None:
+        from hypercl.inference_kgc import copy_graph
+
+        copy_graph(config.data_dir, path)
     return path
 
 

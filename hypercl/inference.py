@@ -144,12 +144,15 @@ class HyperClModel:
             )
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> HyperClModel:
-    """Load a model folder written by training or by ``python -m tracking.export``."""
+def load(path: str | Path, device: str | torch.device = "cpu"):
+    """Load a model folder written by training or by ``python -m tracking.export``.
+
+    Returns a ``HyperClModel`` for C-STS and a ``KgcModel`` (``predict_tails``) for KGC.
+    """
     device = torch.device(device)
     model, tokenizer, config = load_model(path, device)
     if config.task == "kgc":
         from hypercl.inference_kgc import KgcModel
 
-        return KgcModel(model, tokenizer, config, device)
+        return KgcModel(model, tokenizer, config, device, path)
     return HyperClModel(model, tokenizer, config, device)

@@ -59,8 +59,6 @@ class HyperClPyfunc(PythonModel):
                 batch_size=int(params.get("batch_size", DEFAULT_BATCH_SIZE)),
             )
 
-        # NOTE: this branch is untested because hypercl.inference_kgc (KgcModel) does not exist
-        # yet. It assumes predict_tails(heads, relations, k) -> [[(entity_id, score)]].
         _require_columns(frame, KGC_COLUMNS, self.task)
         ranked = self.model.predict_tails(
             _strings(frame, "head"),

@@ -151,6 +151,8 @@ def log_pyfunc_model(
     artifact_path = _free_artifact_path(client, run_id)
     if input_example is None and task == "csts":
         input_example = CSTS_EXAMPLE
+    if input_example is None and task == "kgc":
+        input_example = kgc_example(model_dir)
 
     with tempfile.TemporaryDirectory(prefix="hypercl-pyfunc-") as tmp:
         code_dir = Path(tmp) / "code" / "hypercl"
@@ -172,6 +174,16 @@ def log_pyfunc_model(
 
     artifact_uri = client.get_run(run_id).info.artifact_uri
     return f"{artifact_uri}/{artifact_path}"
+
+
+def kgc_example(model_dir: Path) -> pd.DataFrame | None:
+    """Return the first training triple's (head, relation) of the model's graph as an example."""
+    train = model_dir / "kgc_data" / "train.txt"
+    if not train.is_file():
+        return None
+    with train.open() as handle:
+        head, relation, _ = handle.readline().rstrip("\n").split("\t")
+    return pd.DataFrame({"head": [head], "relation": [relation]})
 
 
 def model_signature(task: str) -> ModelSignature:
