@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", choices=PRECISIONS, default=defaults.precision)
     run.add_argument("--num-threads", type=_optional_int, help="torch CPU threads")
     run.add_argument("--resume", metavar="CHECKPOINT", help="resume from OUT/last of an earlier run")
+    run.add_argument("--test-metrics", action="store_true",
+                     help="KGC: also rank the test triples with the best model (--eval-max-triples of them)")
     run.add_argument("--predict-test", action="store_true",
                      help="C-STS: write test_predictions.json for the test split with the best model")
     return parser
@@ -114,7 +116,13 @@ def write_json(path: Path, values: Any) -> None:
     path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
-def run(config: TrainConfig, output_dir: Path, resume: str | None = None, predict_test: bool = False) -> dict:
+def run(
+    config: TrainConfig,
+    output_dir: Path,
+    resume: str | None = None,
+    predict_test: bool = False,
+    test_metrics: bool = False,
+) -> dict:
     """Train with the settings of ``config``, write the output folder and return the metrics summary."""
     from hypercl.tasks import build_task
     from hypercl.training.trainer import Trainer
@@ -138,6 +146,8 @@ def run(config: TrainConfig, output_dir: Path, resume: str | None = None, predic
     }
     if config.task == "csts" and config.selection == "holdout":
         summary["validation"] = _validation_of_best(output_dir, task, trainer.device)
+    if config.task == "kgc" and test_metrics:
+        summary["test"] = _kgc_test_of_best(output_dir, task, trainer.device)
     write_json(output_dir / "metrics.json", summary)
     if predict_test:
         _write_test_predictions(config, output_dir, trainer.device)
@@ -149,6 +159,14 @@ def _validation_of_best(output_dir: Path, task: Any, device: torch.device) -> di
 
     task.model, _, _ = load_model(output_dir / "best", device)
     return task.evaluate_validation(device)
+
+
+def _kgc_test_of_best(output_dir: Path, task: Any, device: torch.device) -> dict[str, float]:
+    """Rank the test triples (the same seeded subset as validation) with the best model."""
+    from hypercl.checkpoint import load_model
+
+    task.model, _, _ = load_model(output_dir / "best", device)
+    return task.test_metrics(device, max_triples=task.config.eval_max_triples)
 
 
 def _write_test_predictions(config: TrainConfig, output_dir: Path, device: torch.device) -> None:
@@ -170,11 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     try:
-        summary = run(config, Path(args.output_dir), resume=args.resume, predict_test=args.predict_test)
+        summary = run(
+            config, Path(args.output_dir), resume=args.resume,
+            predict_test=args.predict_test, test_metrics=args.test_metrics,
+        )
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     best = {key: round(value, 4) for key, value in summary["best"].items() if key.startswith("val_")}
+    best.update({key: round(value, 4) for key, value in summary.get("test", {}).items()})
     print(json.dumps({"output_dir": args.output_dir, "best": best,
                       "wall_time_s": round(summary["wall_time_s"], 1),
                       "train_examples_per_s": round(summary["train_examples_per_s"], 2)}))
