@@ -11,6 +11,8 @@ from tracking.export import export_model
 from tracking.registry import register_best
 from tracking.runs import TrialRun, find_trial_runs, set_trial_states, start_study_run
 
+pytestmark = pytest.mark.slow
+
 
 def test_study_through_tracking_server(
     tracking_server, trained_model_dir, expected_scores, tmp_path

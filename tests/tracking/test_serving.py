@@ -21,6 +21,8 @@ from tests.tracking.conftest import (
 from tracking.registry import register_best
 from tracking.runs import start_study_run
 
+pytestmark = pytest.mark.slow
+
 
 def test_serve_champion_predicts_hypercl_scores(
     tracking_uri, trained_model_dir, expected_scores, tmp_path

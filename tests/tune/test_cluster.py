@@ -24,10 +24,13 @@ from tests.tune.conftest import RUN, tool_env
 
 VENV_BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None,
-    reason="needs root and iproute2 to create a loopback-only network namespace",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("ip") is None,
+        reason="needs root and iproute2 to create a loopback-only network namespace",
+    ),
+]
 
 
 def free_port() -> int:

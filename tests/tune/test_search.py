@@ -13,6 +13,8 @@ from mlflow import MlflowClient
 
 from tests.tune.conftest import RUN, run_tune, tool_env
 
+pytestmark = pytest.mark.slow
+
 
 def trial_results(experiment: Path) -> dict[str, list[dict]]:
     """Every trial's reported rows, read from Ray's result.json files."""

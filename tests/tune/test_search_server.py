@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
 from mlflow import MlflowClient
 
 from tests.tracking.conftest import tracking_server  # noqa: F401 - pytest fixture
 from tests.tune.conftest import run_tune
+
+pytestmark = pytest.mark.slow
 
 
 def test_search_logs_to_tracking_server(tmp_path, tiny_setup, tracking_server):  # noqa: F811
