@@ -72,10 +72,13 @@ def run_study(study, args, tracking_uri: str) -> int:
     started = time.perf_counter()
     meta = open_tracking(study, args, tracking_uri)
     logger.info("study %s: MLflow run %s at %s", study.name, meta["parent_run_id"], tracking_uri)
+    from tracking.runs import end_run
+
     try:
         start_ray(args.address, args.cpus_per_trial, args.gpus_per_trial)
         grid, interrupted = fit_until_done_or_interrupted(build_tuner(study, args, meta))
         if interrupted:
+            end_run(tracking_uri, meta["parent_run_id"], status="KILLED")
             print(
                 f"search interrupted; finished trials and checkpoints are kept in "
                 f"{study.experiment_path}. Continue it with the same arguments and --resume "
@@ -85,6 +88,7 @@ def run_study(study, args, tracking_uri: str) -> int:
             return 130
         return finish(study, args, grid, meta, time.perf_counter() - started)
     except ValueError as error:
+        end_run(tracking_uri, meta["parent_run_id"], status="FAILED")
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
@@ -126,9 +130,8 @@ def finish(study, args, grid, meta: dict, wall_time_s: float) -> int:
 def track_outcome(study, args, trials, best, summary: dict, meta: dict) -> None:
     """Log states, plots, summary and the registered model; a failure here loses no results."""
     from tracking.plots import log_study_plots
-    from tracking.registry import register_best
-    from tracking.runs import find_trial_runs, set_trial_states
-    from tune.driver import close_study_run, data_digest
+    from tracking.runs import set_trial_states
+    from tune.driver import close_study_run
     from tune.results import write_summary
 
     uri, parent = meta["tracking_uri"], meta["parent_run_id"]
@@ -153,6 +156,21 @@ def track_outcome(study, args, trials, best, summary: dict, meta: dict) -> None:
     except (ValueError, RuntimeError, ImportError) as error:
         logger.warning("study plots not logged: %s", error)
     if best is not None and args.register:
+        register(study, args, best, summary, meta)
+    write_summary(study.experiment_path / "summary.json", summary)
+    close_study_run(meta, summary, study.experiment_path / "summary.json", best)
+
+
+def register(study, args, best, summary: dict, meta: dict) -> None:
+    """Register the best checkpoint; on failure say so and keep everything else."""
+    from mlflow.exceptions import MlflowException
+
+    from tracking.registry import register_best
+    from tracking.runs import find_trial_runs
+    from tune.driver import data_digest
+
+    uri, parent = meta["tracking_uri"], meta["parent_run_id"]
+    try:
         registration = register_best(
             uri,
             Path(best.checkpoint_path) / "model",
@@ -165,18 +183,18 @@ def track_outcome(study, args, trials, best, summary: dict, meta: dict) -> None:
             parent_run_id=parent,
             trial_run_id=find_trial_runs(uri, parent).get(best.trial_id),
         )
-        summary["registered_model"] = {
-            "name": registration.name,
-            "version": registration.version,
-            "champion_moved": registration.champion_moved,
-            "champion_version": registration.champion_version,
-            "reason": registration.reason,
-        }
-        print(
-            f"registered {registration.name} version {registration.version}: {registration.reason}"
-        )
-    write_summary(study.experiment_path / "summary.json", summary)
-    close_study_run(meta, summary, study.experiment_path / "summary.json", best)
+    except (MlflowException, OSError, ValueError) as error:
+        logger.error("registering the best checkpoint %s failed: %s", best.checkpoint_path, error)
+        summary["registered_model"] = {"error": str(error)}
+        return
+    summary["registered_model"] = {
+        "name": registration.name,
+        "version": registration.version,
+        "champion_moved": registration.champion_moved,
+        "champion_version": registration.champion_version,
+        "reason": registration.reason,
+    }
+    print(f"registered {registration.name} version {registration.version}: {registration.reason}")
 
 
 if __name__ == "__main__":
