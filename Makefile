@@ -43,8 +43,8 @@ demo: setup
 	$(PY) -m hypercl.data prepare-csts --archive $(DATA_DIR)/csts/csts.tar.enc \
 		--password-file $(DATA_DIR)/csts/password.txt
 	$(PY) tune/run.py --task csts --space minilm --data-dir $(DATA_DIR)/csts \
-		--name $(DEMO_NAME) --num-samples 4 --max-epochs 2 \
-		--max-train-rows 1000 --max-eval-rows 1000 --cpus-per-trial 2
+		--name $(DEMO_NAME) --num-samples 6 --max-epochs 2 \
+		--max-train-rows 3000 --cpus-per-trial 2
 	$(PY) -m tracking.export --model-uri models:/hypercl-csts-minilm@champion \
 		--output-dir export --force --data-dir $(DATA_DIR)/csts \
 		--password-file $(DATA_DIR)/csts/password.txt

@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument(
         "--reduction-factor",
         type=float,
-        default=2.0,
-        help="ASHA: keep 1/factor of trials per rung",
+        default=4.0,
+        help="ASHA: a trial passes a rung only if it is in the top 1/factor of the trials "
+        "recorded there (default 4, as in Ray's ASHAScheduler)",
     )
 
     resources = parser.add_argument_group("resources")
