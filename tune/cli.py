@@ -99,5 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not register the best model in the MLflow Model Registry",
     )
+    output.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=3,
+        help="after the search, keep the best checkpoint of this many top trials and delete "
+        "the other checkpoints",
+    )
     output.add_argument("--top", type=int, default=5, help="rows in the final table of trials")
     return parser

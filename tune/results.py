@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class TrialSummary:
     iterations: int
     history: list[dict[str, Any]]
     checkpoint_path: str | None
+    trial_dir: str
     node_ids: list[str]
     error: str | None
 
@@ -75,6 +77,7 @@ def summarize_trials(
                 iterations=iterations,
                 history=history,
                 checkpoint_path=checkpoint,
+                trial_dir=str(result.path),
                 node_ids=sorted({str(row["node_id"]) for row in history if row.get("node_id")}),
                 error=None if result.error is None else str(result.error).splitlines()[0][:300],
             )
@@ -144,3 +147,22 @@ def clean_metrics(row: dict[str, Any]) -> dict[str, float]:
         for key, value in row.items()
         if key.startswith(keep) and _is_number(value)
     }
+
+
+def prune_checkpoints(trials: list[TrialSummary], metric: str, mode: str, keep: int) -> list[str]:
+    """Delete every checkpoint except each top-``keep`` trial's best one; return what went.
+
+    Ray keeps a trial's best and its latest checkpoint while the search runs, for resuming.
+    Once the search is over only the best ones are worth their disk space.
+    """
+    ranked = rank_trials(trials, metric, mode)
+    kept = {trial.checkpoint_path for trial in ranked[:keep]}
+    removed = []
+    for trial in trials:
+        for folder in sorted(Path(trial.trial_dir).glob("checkpoint_*")):
+            if str(folder) not in kept and folder.is_dir():
+                shutil.rmtree(folder)
+                removed.append(str(folder))
+        if trial.checkpoint_path not in kept:
+            trial.checkpoint_path = None
+    return removed

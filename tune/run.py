@@ -99,12 +99,20 @@ def finish(study, args, grid, meta: dict, wall_time_s: float) -> int:
     """Summarise, tag trial states, plot, register the best model; keep what is done on failure."""
     from tracking.store import ui_command
     from tune.driver import build_summary, holdout_validation
-    from tune.results import best_trial, format_table, summarize_trials, write_summary
+    from tune.results import (
+        best_trial,
+        format_table,
+        prune_checkpoints,
+        summarize_trials,
+        write_summary,
+    )
 
     searched = sorted(study.space.params)
     trials = summarize_trials(grid, study.metric, study.mode, study.max_t, searched)
     best = best_trial(trials, study.metric, study.mode)
+    removed = prune_checkpoints(trials, study.metric, study.mode, args.keep_checkpoints)
     summary = build_summary(study, args, trials, best, wall_time_s)
+    summary["checkpoints_removed"] = len(removed)
     if best is not None and args.selection == "holdout":
         summary["best"]["validation"] = holdout_validation(best)
     summary_path = study.experiment_path / "summary.json"

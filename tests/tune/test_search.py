@@ -30,7 +30,7 @@ def test_tiny_search_runs_trials_and_writes_summary(tmp_path, tiny_setup):
     result = run_tune(
         ["--space", str(tiny_setup["space"]), "--data-dir", str(tiny_setup["data"]),
          "--num-samples", "4", "--max-concurrent", "2", "--cpus-per-trial", "1",
-         "--name", "tiny-search"],
+         "--name", "tiny-search", "--keep-checkpoints", "1"],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -58,6 +58,10 @@ def test_tiny_search_runs_trials_and_writes_summary(tmp_path, tiny_setup):
     best_value = max(row["val_spearman"] for rows in results.values() for row in rows)
     assert summary["best"]["metrics"]["val_spearman"] == pytest.approx(best_value)
     assert Path(summary["best"]["checkpoint_path"], "model", "head.safetensors").is_file()
+    # --keep-checkpoints 1: only the best trial's best checkpoint is left on disk
+    remaining = sorted(experiment.glob("trial_*/checkpoint_*"))
+    assert [str(path) for path in remaining] == [summary["best"]["checkpoint_path"]]
+    assert summary["checkpoints_removed"] >= 3
     assert summary["selection_split"] == "validation"
     assert "best trial" in result.stdout
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
