@@ -38,9 +38,7 @@ def encoder_children(model: nn.Module) -> dict[str, nn.Module]:
     from hypercl.models.encoder import SentenceEncoder
 
     return {
-        name: child
-        for name, child in model.named_children()
-        if isinstance(child, SentenceEncoder)
+        name: child for name, child in model.named_children() if isinstance(child, SentenceEncoder)
     }
 
 
@@ -77,6 +75,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
 
     path = Path(path)
     config_path = path / CONFIG_FILE
+    if (path / "best" / CONFIG_FILE).is_file() and not (path / "encoder").is_dir():
+        raise FileNotFoundError(
+            f"{path} is a training output folder, not a model folder; load {path / 'best'}"
+        )
     if not config_path.is_file():
         raise FileNotFoundError(
             f"{config_path} not found: {path} is not a hypercl model folder "
@@ -101,7 +103,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
 
 def save_trainer_state(path: Path, tensors: dict[str, torch.Tensor], values: dict) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    save_file({key: value.contiguous().cpu() for key, value in tensors.items()}, str(path / "state.safetensors"))
+    save_file(
+        {key: value.contiguous().cpu() for key, value in tensors.items()},
+        str(path / "state.safetensors"),
+    )
     (path / "state.json").write_text(json.dumps(values, indent=1))
 
 
@@ -110,7 +115,9 @@ def write_json(path: Path, values: dict) -> None:
 
 
 def load_trainer_state(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    return load_file(str(path / "state.safetensors")), json.loads((path / "state.json").read_text())
+    return load_file(str(path / "state.safetensors")), json.loads(
+        (path / "state.json").read_text()
+    )
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:

@@ -40,6 +40,7 @@ class HyperClModel:
         from hypercl.data.csts_batching import CstsTokenizedSplit, iter_eval_batches
 
         self._require_task("csts", "similarity")
+        _require_lists(sentence1=sentence1, sentence2=sentence2, condition=condition)
         if not len(sentence1) == len(sentence2) == len(condition):
             raise ValueError(
                 f"sentence1, sentence2 and condition must have equal lengths, got "
@@ -74,6 +75,7 @@ class HyperClModel:
         of the (sentence, condition) pair for a bi-encoder.
         """
         self._require_task("csts", "encode")
+        _require_lists(sentences=sentences, conditions=conditions or [])
         if self.config.encoding == "cross_encoder":
             raise ValueError(
                 "encode() needs a tri_encoder or bi_encoder model; a cross_encoder scores "
@@ -141,6 +143,15 @@ class HyperClModel:
             raise ValueError(
                 f"{method}() is for --task {task} models; this model was trained for "
                 f"--task {self.config.task}"
+            )
+
+
+def _require_lists(**arguments: Sequence[str]) -> None:
+    for name, value in arguments.items():
+        if isinstance(value, str):
+            raise ValueError(
+                f"{name} must be a list of strings, got the string {value[:40]!r}; "
+                f"wrap a single text in a list: [{value[:20]!r}]"
             )
 
 

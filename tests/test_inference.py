@@ -80,3 +80,16 @@ def test_load_similarity_rejects_unequal_lengths(saved_model):
 def test_load_missing_folder_names_expected_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a hypercl model folder"):
         hypercl.load(tmp_path)
+
+
+def test_load_rejects_plain_string_input(saved_model):
+    loaded = hypercl.load(saved_model[0])
+    with pytest.raises(ValueError, match="sentence1 must be a list of strings"):
+        loaded.similarity("a b", "c d", "e f")
+
+
+def test_load_run_folder_points_to_best(tmp_path):
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="is a training output folder.*load .*best"):
+        hypercl.load(tmp_path)

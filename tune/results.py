@@ -53,6 +53,9 @@ def summarize_trials(
     for result in grid:
         frame = result.metrics_dataframe
         history = [] if frame is None else frame.to_dict("records")
+        # A trial that the time budget or an error stopped before its first report has no
+        # config or metrics in its result.
+        config = result.config or {}
         last = dict(result.metrics or {})
         iterations = int(last.get(TIME_ATTR, 0) or 0)
         if result.error is not None:
@@ -71,7 +74,7 @@ def summarize_trials(
             TrialSummary(
                 trial_id=str(last.get("trial_id") or Path(result.path).name),
                 state=state,
-                config={key: result.config.get(key) for key in searched},
+                config={key: config.get(key) for key in searched},
                 best=_best_row(history, metric, mode),
                 last=last,
                 iterations=iterations,

@@ -91,6 +91,10 @@ def run_study(study, args, tracking_uri: str) -> int:
         end_run(tracking_uri, meta["parent_run_id"], status="FAILED")
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BaseException:
+        # Keep MLflow truthful about a search that crashed or was killed.
+        end_run(tracking_uri, meta["parent_run_id"], status="FAILED")
+        raise
     finally:
         ray.shutdown()
 

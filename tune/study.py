@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hypercl.tasks import TASK_METRICS
+from hypercl.training.checks import check_config
 from hypercl.training.config import TrainConfig
 from search_spaces import SearchSpace, get_space, to_tune_param_space, validate_space
 from tune.search import check_scheduler_args
@@ -77,7 +80,7 @@ def trial_settings(args: argparse.Namespace, space: SearchSpace) -> dict[str, An
         settings["data_dir"] = str(Path(args.data_dir).resolve())
     if args.password_file:
         settings["password_file"] = str(Path(args.password_file).resolve())
-    if args.max_epochs:
+    if args.max_epochs is not None:
         settings["epochs"] = args.max_epochs
     for name in ("max_train_rows", "max_eval_rows", "eval_max_triples"):
         if getattr(args, name) is not None:
@@ -102,7 +105,13 @@ def resolve_name(args: argparse.Namespace, space: SearchSpace) -> str:
     prefix = f"{args.task}-{space.name}-"
     if args.resume:
         storage = Path(args.storage_path)
-        candidates = sorted(path.name for path in storage.glob(prefix + "*") if path.is_dir())
+        from ray.tune import Tuner
+
+        candidates = sorted(
+            path.name
+            for path in storage.glob(prefix + "*")
+            if path.is_dir() and Tuner.can_restore(str(path))
+        )
         if not candidates:
             raise ValueError(
                 f"--resume: no study named {prefix}* in {storage.resolve()}; pass --name"
@@ -115,31 +124,23 @@ def prepare_study(args: argparse.Namespace) -> Study:
     """Check the space, the backbone, the data and the budget; nothing is started yet."""
     space = get_space(args.space)
     metric, mode = check_metric(space, args.task)
+    check_budget_args(args)
     settings = trial_settings(args, space)
     model = settings.get("model", space.model)
-    validate_space(space, hidden_size=backbone_hidden_size(model))
+    hidden_size = backbone_hidden_size(model)
+    validate_space(space, hidden_size=hidden_size)
 
     name = resolve_name(args, space)
-    experiment_path = (Path(args.storage_path) / name).resolve()
-    if args.resume and not experiment_path.is_dir():
-        raise ValueError(
-            f"--resume: {experiment_path} does not exist; check --name and --storage-path"
-        )
-    if not args.resume and experiment_path.exists():
-        raise ValueError(
-            f"{experiment_path} already exists; pass --resume to continue it or a new --name"
-        )
-    if args.num_samples < 1:
-        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
-    if args.keep_checkpoints < 1:
-        raise ValueError(f"--keep-checkpoints must be >= 1, got {args.keep_checkpoints}")
-    if args.max_concurrent < 1:
-        raise ValueError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
+    experiment_path = check_experiment_path(args, name)
 
-    config = TrainConfig.from_dict({"task": args.task, "model": model, **space.fixed, **settings})
+    base = {"task": args.task, "model": model, **space.fixed, **settings}
+    config = TrainConfig.from_dict(base)
+    check_trial_configs(space, base, hidden_size)
     check_scheduler_args(config.epochs, args.grace_period, args.reduction_factor)
     if args.selection == "holdout" and args.task != "csts":
         raise ValueError("--selection holdout is only defined for --task csts")
+    if args.address:
+        check_address(args.address)
     _check_data(config)
     return Study(
         name=name,
@@ -151,6 +152,90 @@ def prepare_study(args: argparse.Namespace) -> Study:
         mode=mode,
         resume=args.resume,
     )
+
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_budget_args(args: argparse.Namespace) -> None:
+    """Reject budgets and resources that Ray would fail on later, or silently ignore."""
+    at_least = {
+        "--num-samples": (args.num_samples, 1),
+        "--keep-checkpoints": (args.keep_checkpoints, 1),
+        "--max-concurrent": (args.max_concurrent, 1),
+        "--max-failures": (args.max_failures, 0),
+        "--gpus-per-trial": (args.gpus_per_trial, 0),
+    }
+    if args.max_epochs is not None:
+        at_least["--max-epochs"] = (args.max_epochs, 1)
+    for option, (value, minimum) in at_least.items():
+        if value < minimum:
+            raise ValueError(f"{option} must be >= {minimum}, got {value}")
+    if args.cpus_per_trial <= 0:
+        raise ValueError(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
+    if args.time_budget_s is not None and args.time_budget_s <= 0:
+        raise ValueError(f"--time-budget-s must be > 0 seconds, got {args.time_budget_s}")
+    if args.name is not None and not NAME_PATTERN.fullmatch(args.name):
+        raise ValueError(
+            f"--name {args.name!r} is not a plain folder name; use letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
+
+
+def check_experiment_path(args: argparse.Namespace, name: str) -> Path:
+    """Return the study folder; with --resume it must hold a Ray experiment to restore."""
+    from ray.tune import Tuner
+
+    path = (Path(args.storage_path) / name).resolve()
+    if args.resume:
+        if not path.is_dir():
+            raise ValueError(f"--resume: {path} does not exist; check --name and --storage-path")
+        if not Tuner.can_restore(str(path)):
+            raise ValueError(
+                f"--resume: {path} holds no Ray experiment state (the search stopped before "
+                "Ray started); run again without --resume under a new --name"
+            )
+    elif path.exists():
+        raise ValueError(f"{path} already exists; pass --resume to continue it or a new --name")
+    return path
+
+
+def check_trial_configs(space: SearchSpace, base: dict[str, Any], hidden_size: int) -> None:
+    """Check the trial settings at every end of every searched range, before any trial runs."""
+    start = dict(space.points_to_evaluate[0]) if space.points_to_evaluate else {}
+    for name, distribution in space.params.items():
+        start.setdefault(name, _range_values(distribution)[0])
+    check_config(TrainConfig.from_dict({**base, **start}), hidden_size)
+    for name, distribution in space.params.items():
+        for value in _range_values(distribution):
+            config = TrainConfig.from_dict({**base, **start, name: value})
+            try:
+                check_config(config, hidden_size)
+            except ValueError as error:
+                raise ValueError(f"space {space.name}, {name}={value!r}: {error}") from None
+
+
+def _range_values(distribution: Any) -> list[Any]:
+    if distribution.choices is not None:
+        return list(distribution.choices)
+    return [distribution.low, distribution.high]
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing listens at ``host:port`` (ray.init would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if address == "auto":
+        return
+    if not host or not port.isdigit():
+        raise ValueError(f"--address {address!r} is not host:port, e.g. 127.0.0.1:6379")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"--address {address}: no Ray head node reachable ({error}); start one with "
+            "`ray start --head --port PORT` or drop --address to start Ray locally"
+        ) from None
 
 
 def _check_data(config: TrainConfig) -> None:

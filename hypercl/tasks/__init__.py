@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from hypercl.tasks.base import Task
+from hypercl.training.checks import check_config
 from hypercl.training.config import TASKS, TrainConfig
 from hypercl.training.state import seed_everything
 
@@ -22,6 +23,7 @@ def build_task(config: TrainConfig) -> Task:
     Seeds every generator first, so the new head weights depend only on ``config.seed``.
     """
     check_task(config.task)
+    check_config(config)
     seed_everything(config.seed)
     if config.task == "csts":
         from hypercl.tasks.csts import build_csts_task

@@ -103,6 +103,8 @@ class CstsTask:
         splits = load_csts(self.data_dir, splits=("train", "validation"))
         train = _first_rows(splits["train"], config.max_train_rows)
         validation = _first_rows(splits["validation"], config.max_eval_rows)
+        if not train:
+            raise ValueError(f"the training split in {self.data_dir} has no rows")
         quadruplets, self.train_report = pair_quadruplets(train)
         if not quadruplets:
             raise ValueError(

@@ -28,9 +28,22 @@ def trial_results(experiment: Path) -> dict[str, list[dict]]:
 
 def test_tiny_search_runs_trials_and_writes_summary(tmp_path, tiny_setup):
     result = run_tune(
-        ["--space", str(tiny_setup["space"]), "--data-dir", str(tiny_setup["data"]),
-         "--num-samples", "4", "--max-concurrent", "2", "--cpus-per-trial", "1",
-         "--name", "tiny-search", "--keep-checkpoints", "1"],
+        [
+            "--space",
+            str(tiny_setup["space"]),
+            "--data-dir",
+            str(tiny_setup["data"]),
+            "--num-samples",
+            "4",
+            "--max-concurrent",
+            "2",
+            "--cpus-per-trial",
+            "1",
+            "--name",
+            "tiny-search",
+            "--keep-checkpoints",
+            "1",
+        ],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -105,13 +118,30 @@ def wait_for_finished_trial(experiment: Path, process: subprocess.Popen, timeout
 
 
 def test_resume_after_interrupt_keeps_finished_trials(tmp_path, tiny_setup):
-    args = ["--space", str(tiny_setup["space"]), "--data-dir", str(tiny_setup["data"]),
-            "--num-samples", "4", "--max-concurrent", "1", "--cpus-per-trial", "1",
-            "--grace-period", "3", "--name", "cut"]
+    args = [
+        "--space",
+        str(tiny_setup["space"]),
+        "--data-dir",
+        str(tiny_setup["data"]),
+        "--num-samples",
+        "4",
+        "--max-concurrent",
+        "1",
+        "--cpus-per-trial",
+        "1",
+        "--grace-period",
+        "3",
+        "--name",
+        "cut",
+    ]
     experiment = tmp_path / "ray_results" / "cut"
     process = subprocess.Popen(
-        [sys.executable, str(RUN), *args], cwd=tmp_path, env=tool_env(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, str(RUN), *args],
+        cwd=tmp_path,
+        env=tool_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         wait_for_finished_trial(experiment, process, timeout=300)
@@ -146,8 +176,10 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path, tiny_setup):
     assert set(searcher_before["_ot_trials"]) <= set(searcher_after["_ot_trials"])
     assert len(searcher_after["_ot_trials"]) == 4
     for trial_id in finished:
-        assert (searcher_after["_ot_trials"][trial_id].params
-                == searcher_before["_ot_trials"][trial_id].params)
+        assert (
+            searcher_after["_ot_trials"][trial_id].params
+            == searcher_before["_ot_trials"][trial_id].params
+        )
     told = [t for t in searcher_after["_ot_study"].trials if t.state.is_finished()]
     assert len(told) == 4
 
@@ -158,3 +190,20 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path, tiny_setup):
     assert len(children) == 4
     assert len({run.data.tags["ray_trial_id"] for run in children}) == 4
     assert len([run for run in runs if "mlflow.parentRunId" not in run.data.tags]) == 1
+
+
+def test_time_budget_before_first_report_keeps_summary(tmp_path, tiny_setup):
+    result = run_tune(
+        ["--space", str(tiny_setup["space"]), "--data-dir", str(tiny_setup["data"]),
+         "--num-samples", "2", "--cpus-per-trial", "1", "--time-budget-s", "1", "--name", "short"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "no trial finished an evaluation" in result.stderr
+    assert "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "ray_results" / "short" / "summary.json").read_text())
+    assert "best" not in summary
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("short").experiment_id])
+    parent = [run for run in runs if "mlflow.parentRunId" not in run.data.tags][0]
+    assert parent.info.status == "FINISHED"
