@@ -14,13 +14,14 @@ NO_DECAY_MARKERS = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weigh
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Split trainable parameters into a decayed group and a group without weight decay.
 
-    Biases and LayerNorm weights get no weight decay, as in BERT-style fine-tuning.
+    Biases, LayerNorm weights and other vectors or scalars (a learned temperature) get no
+    weight decay, as in BERT-style fine-tuning.
     """
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        if any(marker in name for marker in NO_DECAY_MARKERS) or parameter.ndim == 1:
+        if any(marker in name for marker in NO_DECAY_MARKERS) or parameter.ndim <= 1:
             no_decay.append(parameter)
         else:
             decay.append(parameter)

@@ -15,6 +15,7 @@ class Block(nn.Module):
         super().__init__()
         self.dense = nn.Linear(3, 3)
         self.LayerNorm = nn.LayerNorm(3)
+        self.log_inv_temperature = nn.Parameter(torch.tensor(3.0))
 
 
 def test_parameter_groups_no_decay_on_bias_and_layernorm():
@@ -23,7 +24,12 @@ def test_parameter_groups_no_decay_on_bias_and_layernorm():
     decayed = {id(p) for p in groups[0]["params"]}
     not_decayed = {id(p) for p in groups[1]["params"]}
     assert decayed == {id(block.dense.weight)}
-    assert not_decayed == {id(block.dense.bias), id(block.LayerNorm.weight), id(block.LayerNorm.bias)}
+    assert not_decayed == {
+        id(block.dense.bias),
+        id(block.LayerNorm.weight),
+        id(block.LayerNorm.bias),
+        id(block.log_inv_temperature),
+    }
     assert groups[0]["weight_decay"] == 0.1
     assert groups[1]["weight_decay"] == 0.0
 
