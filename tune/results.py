@@ -89,12 +89,17 @@ def summarize_trials(
 
 
 def best_trial(trials: list[TrialSummary], metric: str, mode: str) -> TrialSummary | None:
-    ranked = rank_trials(trials, metric, mode)
+    ranked = rank_trials(trials, metric, mode, with_checkpoint=True)
     return ranked[0] if ranked else None
 
 
-def rank_trials(trials: list[TrialSummary], metric: str, mode: str) -> list[TrialSummary]:
-    scored = [trial for trial in trials if trial.best and trial.checkpoint_path]
+def rank_trials(
+    trials: list[TrialSummary], metric: str, mode: str, with_checkpoint: bool = False
+) -> list[TrialSummary]:
+    """Sort the trials that reported ``metric`` by their best value, best first."""
+    scored = [
+        trial for trial in trials if trial.best and (trial.checkpoint_path or not with_checkpoint)
+    ]
     return sorted(scored, key=lambda trial: trial.best[metric], reverse=mode == "max")
 
 
@@ -158,7 +163,7 @@ def prune_checkpoints(trials: list[TrialSummary], metric: str, mode: str, keep: 
     Ray keeps a trial's best and its latest checkpoint while the search runs, for resuming.
     Once the search is over only the best ones are worth their disk space.
     """
-    ranked = rank_trials(trials, metric, mode)
+    ranked = rank_trials(trials, metric, mode, with_checkpoint=True)
     kept = {trial.checkpoint_path for trial in ranked[:keep]}
     removed = []
     for trial in trials:

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,10 @@ def test_tiny_search_runs_trials_and_writes_summary(tmp_path, tiny_setup):
     assert summary["checkpoints_removed"] >= 3
     assert summary["selection_split"] == "validation"
     assert "best trial" in result.stdout
+    # the final table lists every trial, those whose checkpoints were deleted included
+    for trial_id in results:
+        state = summary["trial_states"][trial_id]
+        assert re.search(rf"^{trial_id}\s+{state}\s", result.stdout, re.MULTILINE)
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
 
     # MLflow: one experiment, a parent run and a nested run per trial with its state
