@@ -12,6 +12,7 @@ from hypercl.training.config import TrainConfig
 from hypercl.training.trainer import Trainer
 from tests.data.test_kgc import write_synthetic_graph
 from tests.tiny_model import write_tiny_bert
+from tracking.export import export_model
 from tracking.registry import register_best
 from tracking.runs import start_study_run
 
@@ -47,3 +48,25 @@ def test_pyfunc_kgc_champion_ranks_like_hypercl(tracking_uri, kgc_model_dir, mon
     assert list(frame["tails"].map(list)) == [[entity for entity, _ in row] for row in expected]
     for scores, row in zip(frame["scores"], expected, strict=True):
         assert list(scores) == pytest.approx([score for _, score in row], abs=1e-5)
+
+
+def test_export_kgc_champion_loads_with_graph(tracking_uri, kgc_model_dir, tmp_path):
+    _, parent = start_study_run(tracking_uri, "kgc-export", "s", {}, {})
+    registration = register_best(
+        tracking_uri, kgc_model_dir, task="kgc", space="tiny-export", metric="val_mrr",
+        mode="max", metrics={"val_mrr": 0.5}, data_digest="d", parent_run_id=parent,
+        trial_run_id=None,
+    )  # fmt: skip
+    folder = export_model(
+        f"models:/{registration.name}@champion", tmp_path / "export", tracking_uri=tracking_uri
+    )
+    assert (folder / "kgc_data" / "train.txt").is_file()
+    assert not (folder / "test_predictions.json").exists()
+    assert "val_mrr" in (folder / "README.md").read_text()
+
+    exported, original = hypercl.load(folder), hypercl.load(kgc_model_dir)
+    heads = list(original.data.entity_ids[:2])
+    relations = [original.data.relations[0]] * 2
+    assert exported.predict_tails(heads, relations, k=3) == original.predict_tails(
+        heads, relations, k=3
+    )
