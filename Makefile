@@ -29,8 +29,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# pytest exits with 5 when it collects no test: that is a failure too, never a pass.
 test: setup
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
 
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not slow" $(PYTEST_ARGS)
