@@ -3,8 +3,8 @@
     model = hypercl.load("outputs/kgc/best")
     model.predict_tails(["00260881"], ["_hypernym"], k=5)   # [[(tail id, score), ...]]
 
-The model folder carries the graph it was trained on under ``kgc_data/`` (entity texts and
-triples), because answers are ranked against every entity of that graph.
+The model folder contains the graph it was trained on under ``kgc_data/`` (entity texts and
+triples), because every query is ranked against all entities of that graph.
 """
 
 from __future__ import annotations

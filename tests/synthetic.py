@@ -12,7 +12,9 @@ OBJECTS = ["a red ball", "the blue guitar", "in the park", "in the city", "big f
 CONDITIONS = ["the color", "the animal", "the action", "the number", "the place", "the food"]
 
 
-def write_synthetic_csts(folder: str | Path, pairs: dict[str, int] | None = None, seed: int = 0) -> Path:
+def write_synthetic_csts(
+    folder: str | Path, pairs: dict[str, int] | None = None, seed: int = 0
+) -> Path:
     """Write csts_{train,validation,test}.csv with ``pairs[split]`` sentence pairs each.
 
     Each pair has two rows with different conditions; the test split's labels are hidden (-1).

@@ -1,4 +1,4 @@
-"""hypercl.load of a trained KGC model answers (head, relation) queries like the task itself."""
+"""hypercl.load of a trained KGC model ranks tails of (head, relation) queries like the task."""
 
 import pytest
 import torch

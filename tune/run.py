@@ -17,9 +17,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     # Run as a script: make the repository root importable instead of this folder, whose
     # module names (cli, search, study, ...) must not shadow top-level modules.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
-    sys.path.insert(0, str(_here.parent))
+    _script_dir = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _script_dir]
+    sys.path.insert(0, str(_script_dir.parent))
 
 # Defaults for this process and the Ray workers it starts; the user's values win.
 for _key, _value in {
@@ -174,7 +174,7 @@ def track_outcome(study, args, trials, best, summary: dict, meta: dict) -> None:
 
 
 def register(study, args, best, summary: dict, meta: dict) -> None:
-    """Register the best checkpoint; on failure say so and keep everything else."""
+    """Register the best checkpoint; on failure log the error and keep everything else."""
     from mlflow.exceptions import MlflowException
 
     from tracking.registry import register_best

@@ -20,7 +20,7 @@ class PruneAwareOptunaSearch(OptunaSearch):
 
     Ray's OptunaSearch records an early-stopped trial as COMPLETE with its last value, so
     TPE cannot tell a trial cut at the first rung from a finished one. Here a trial that
-    ends before ``max_t`` evaluations without an error is told as PRUNED; Optuna keeps its
+    ends before ``max_t`` evaluations without an error is recorded as PRUNED; Optuna keeps its
     intermediate values (reported after every evaluation), and TPE ranks pruned trials by
     how far they got and their last value.
     """

@@ -192,7 +192,7 @@ def check_experiment_path(args: argparse.Namespace, name: str) -> Path:
             raise ValueError(f"--resume: {path} does not exist; check --name and --storage-path")
         if not Tuner.can_restore(str(path)):
             raise ValueError(
-                f"--resume: {path} holds no Ray experiment state (the search stopped before "
+                f"--resume: {path} contains no Ray experiment state (the search stopped before "
                 "Ray started); run again without --resume under a new --name"
             )
     elif path.exists():

@@ -66,7 +66,9 @@ def split_holdout(
     return [quadruplets[i] for i in train], [quadruplets[i] for i in holdout]
 
 
-def rows_of(examples: Sequence[CstsExample], quadruplets: Sequence[Quadruplet]) -> list[CstsExample]:
+def rows_of(
+    examples: Sequence[CstsExample], quadruplets: Sequence[Quadruplet]
+) -> list[CstsExample]:
     """Return the rows of ``quadruplets`` as examples, high then low, in quadruplet order."""
     rows = []
     for quadruplet in quadruplets:
@@ -114,9 +116,7 @@ class CstsTask:
 
         # selection split: validation (as published) or a seeded holdout of train
         if config.selection == "holdout":
-            quadruplets, holdout = split_holdout(
-                quadruplets, config.holdout_fraction, config.seed
-            )
+            quadruplets, holdout = split_holdout(quadruplets, config.holdout_fraction, config.seed)
             self.selection_examples = rows_of(train, holdout)
         else:
             self.selection_examples = validation
@@ -131,7 +131,9 @@ class CstsTask:
         self.selection_split = self._tokenize(self.selection_examples)
         logger.info(
             "C-STS: %d training quadruplets, selection on %s (%d rows)",
-            len(self.quadruplets), config.selection, len(self.selection_examples),
+            len(self.quadruplets),
+            config.selection,
+            len(self.selection_examples),
         )
 
     def _tokenize(self, examples: Sequence[CstsExample]) -> CstsTokenizedSplit:
@@ -175,7 +177,10 @@ class CstsTask:
         scores = self.predict(self._tokenize(self.validation_examples), device)
         labels = [example.label for example in self.validation_examples]
         metrics = correlation_metrics(scores, labels)
-        return {"validation_spearman": metrics["spearman"], "validation_pearson": metrics["pearson"]}
+        return {
+            "validation_spearman": metrics["spearman"],
+            "validation_pearson": metrics["pearson"],
+        }
 
     @torch.no_grad()
     def predict(self, split: CstsTokenizedSplit, device: torch.device) -> list[float]:

@@ -33,7 +33,9 @@ def check_common(config: TrainConfig, hidden_size: int | None = None) -> None:
     }  # fmt: skip
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
-            raise ValueError(f"{_flag(name)} must be one of {allowed}, got {getattr(config, name)!r}")
+            raise ValueError(
+                f"{_flag(name)} must be one of {allowed}, got {getattr(config, name)!r}"
+            )
     if config.lr <= 0:
         raise ValueError(f"--lr must be > 0, got {config.lr}")
     if config.weight_decay < 0:

@@ -174,7 +174,10 @@ class Trainer:
             if bar.disable and (index + 1) % log_every == 0:
                 logger.info(
                     "epoch %d: batch %d/%d, loss %.4f, %.1f examples/s",
-                    epoch + 1, index + 1, num_batches, loss.item(),
+                    epoch + 1,
+                    index + 1,
+                    num_batches,
+                    loss.item(),
                     self.progress.examples / max(self.progress.train_seconds, 1e-9),
                 )
 
@@ -219,7 +222,10 @@ class Trainer:
         )
         logger.info(
             "epoch %.2f step %d: %s train_loss=%.4f%s",
-            metrics["epoch"], progress.step, summary, metrics["train_loss"],
+            metrics["epoch"],
+            progress.step,
+            summary,
+            metrics["train_loss"],
             " (best)" if improved else "",
         )
         if self.callback is not None:
@@ -270,7 +276,9 @@ class Trainer:
             "grad_scaler": self.scaler.state_dict(),
             "rng": rng_values,
         }
-        ckpt.save_trainer_state(staging / ckpt.STATE_DIR, {**optimizer_tensors, **rng_tensors}, values)
+        ckpt.save_trainer_state(
+            staging / ckpt.STATE_DIR, {**optimizer_tensors, **rng_tensors}, values
+        )
         ckpt.replace_folder(staging, path)
 
     def load_checkpoint(self, path: Path) -> None:
@@ -304,4 +312,6 @@ class Trainer:
             best=values["best"],
             history=values["history"],
         )
-        logger.info("resumed from %s at step %d (epoch %d)", path, self.progress.step, self.progress.epoch)
+        logger.info(
+            "resumed from %s at step %d (epoch %d)", path, self.progress.step, self.progress.epoch
+        )

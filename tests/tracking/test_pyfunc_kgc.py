@@ -1,4 +1,4 @@
-"""A registered KGC model answers (head, relation) rows with the same top-k as hypercl.load."""
+"""A registered KGC model returns the same top-k tails for (head, relation) rows as hypercl.load."""
 
 from __future__ import annotations
 

@@ -16,9 +16,20 @@ from hypercl.training.trainer import Trainer
 
 def make_config(model_dir, data_dir, **overrides) -> TrainConfig:
     values = dict(
-        task="csts", data_dir=str(data_dir), model=str(model_dir), head="hypernet", scaler=4,
-        pooler="avg", batch_size=4, eval_batch_size=4, epochs=2, lr=1e-3, weight_decay=0.1,
-        temperature=1.5, max_seq_length=32, seed=7,
+        task="csts",
+        data_dir=str(data_dir),
+        model=str(model_dir),
+        head="hypernet",
+        scaler=4,
+        pooler="avg",
+        batch_size=4,
+        eval_batch_size=4,
+        epochs=2,
+        lr=1e-3,
+        weight_decay=0.1,
+        temperature=1.5,
+        max_seq_length=32,
+        seed=7,
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -65,7 +76,10 @@ def test_evaluation_keeps_every_row_of_partial_batch(tiny_model_dir, csts_dir, t
     one_by_one = HyperClModel(task.model, task.tokenizer, config, torch.device("cpu"))
     rows = task.selection_examples
     expected = one_by_one.similarity(
-        [r.sentence1 for r in rows], [r.sentence2 for r in rows], [r.condition for r in rows], batch_size=1
+        [r.sentence1 for r in rows],
+        [r.sentence2 for r in rows],
+        [r.condition for r in rows],
+        batch_size=1,
     )
     assert scores == pytest.approx(expected, abs=1e-5)
 
@@ -73,8 +87,12 @@ def test_evaluation_keeps_every_row_of_partial_batch(tiny_model_dir, csts_dir, t
 def test_trainer_eval_steps_reports_between_epochs(tiny_model_dir, csts_dir, tmp_path):
     config = make_config(tiny_model_dir, csts_dir, eval_steps=4, epochs=1)
     reports = []
-    trainer = Trainer(config, build_task(config), tmp_path / "run",
-                      callback=lambda metrics, path: reports.append((metrics["step"], path.name)))
+    trainer = Trainer(
+        config,
+        build_task(config),
+        tmp_path / "run",
+        callback=lambda metrics, path: reports.append((metrics["step"], path.name)),
+    )
     trainer.fit()
     # 6 steps: evaluations at step 4 and at the end of training (step 6)
     assert reports == [(4, "last"), (6, "last")]
@@ -89,8 +107,9 @@ def test_saved_best_model_gives_identical_scores(tiny_model_dir, csts_dir, tmp_p
 
     loaded = hypercl.load(tmp_path / "run" / "best")
     rows = task.selection_examples
-    scores = loaded.similarity([r.sentence1 for r in rows], [r.sentence2 for r in rows],
-                               [r.condition for r in rows])
+    scores = loaded.similarity(
+        [r.sentence1 for r in rows], [r.sentence2 for r in rows], [r.condition for r in rows]
+    )
     assert scores == pytest.approx(trained, abs=1e-6)
     saved = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
     assert saved["head"] == "hypernet"
@@ -136,7 +155,9 @@ def test_trainer_stops_on_nan_loss_with_the_step(tiny_model_dir, csts_dir, tmp_p
         return value * float("nan") if len(calls) == 3 else value
 
     task.loss = loss
-    with pytest.raises(FloatingPointError, match=r"training loss is nan at step 3 \(epoch 1, batch 3\)"):
+    with pytest.raises(
+        FloatingPointError, match=r"training loss is nan at step 3 \(epoch 1, batch 3\)"
+    ):
         Trainer(config, task, tmp_path / "run").fit()
 
 
@@ -157,11 +178,29 @@ def test_build_task_rejects_bad_arguments(tiny_model_dir, csts_dir, overrides, m
 
 def test_train_cli_writes_outputs(tiny_model_dir, csts_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = train_main([
-        "--task", "csts", "--data-dir", str(csts_dir), "--model", str(tiny_model_dir),
-        "--scaler", "4", "--pooler", "avg", "--batch-size", "4", "--epochs", "1",
-        "--max-seq-length", "32", "--output-dir", str(out), "--predict-test",
-    ])
+    code = train_main(
+        [
+            "--task",
+            "csts",
+            "--data-dir",
+            str(csts_dir),
+            "--model",
+            str(tiny_model_dir),
+            "--scaler",
+            "4",
+            "--pooler",
+            "avg",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--max-seq-length",
+            "32",
+            "--output-dir",
+            str(out),
+            "--predict-test",
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["metric"] == "val_spearman"
@@ -174,11 +213,21 @@ def test_train_cli_writes_outputs(tiny_model_dir, csts_dir, tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["scaler"] == 4
 
 
-def test_train_cli_reports_bad_argument_without_traceback(tiny_model_dir, csts_dir, tmp_path, capsys):
-    code = train_main([
-        "--data-dir", str(csts_dir), "--model", str(tiny_model_dir), "--temperature", "-1",
-        "--output-dir", str(tmp_path / "x"),
-    ])
+def test_train_cli_reports_bad_argument_without_traceback(
+    tiny_model_dir, csts_dir, tmp_path, capsys
+):
+    code = train_main(
+        [
+            "--data-dir",
+            str(csts_dir),
+            "--model",
+            str(tiny_model_dir),
+            "--temperature",
+            "-1",
+            "--output-dir",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2
     assert "error: --temperature must be > 0, got -1.0" in capsys.readouterr().err
 
@@ -200,11 +249,28 @@ def test_split_holdout_keeps_pairs_whole():
 
 def test_train_cli_holdout_reports_validation(tiny_model_dir, csts_dir, tmp_path):
     out = tmp_path / "holdout"
-    code = train_main([
-        "--data-dir", str(csts_dir), "--model", str(tiny_model_dir), "--scaler", "4",
-        "--pooler", "avg", "--batch-size", "4", "--epochs", "1", "--max-seq-length", "32",
-        "--selection", "holdout", "--output-dir", str(out),
-    ])
+    code = train_main(
+        [
+            "--data-dir",
+            str(csts_dir),
+            "--model",
+            str(tiny_model_dir),
+            "--scaler",
+            "4",
+            "--pooler",
+            "avg",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--max-seq-length",
+            "32",
+            "--selection",
+            "holdout",
+            "--output-dir",
+            str(out),
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     # 12 training pairs: 1 held out (10 %, rounded), 11 trained on; validation reported apart

@@ -58,8 +58,15 @@ def tiny_setup(tmp_path_factory):
     return {"model": model, "data": data, "space": space}
 
 
-def run_tune(args: list[str], cwd: Path, timeout: float = 400, **kwargs) -> subprocess.CompletedProcess:
+def run_tune(
+    args: list[str], cwd: Path, timeout: float = 400, **kwargs
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(RUN), *args], cwd=cwd, env=tool_env(cwd), capture_output=True,
-        text=True, timeout=timeout, **kwargs,
+        [sys.executable, str(RUN), *args],
+        cwd=cwd,
+        env=tool_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
     )

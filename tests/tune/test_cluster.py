@@ -46,13 +46,26 @@ def in_namespace(namespace: str, command: list[str]) -> list[str]:
 def start_node(namespace: str, arguments: list[str], env: dict, log: Path) -> subprocess.Popen:
     """``ray start --block`` in the namespace; killing its process group stops the node."""
     command = [
-        str(VENV_BIN / "ray"), "start", "--block", "--num-cpus", "1",
-        "--memory", str(3 * 1024**3), "--object-store-memory", str(200 * 1024**2),
-        "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *arguments,
+        str(VENV_BIN / "ray"),
+        "start",
+        "--block",
+        "--num-cpus",
+        "1",
+        "--memory",
+        str(3 * 1024**3),
+        "--object-store-memory",
+        str(200 * 1024**2),
+        "--node-ip-address",
+        "127.0.0.1",
+        "--disable-usage-stats",
+        *arguments,
     ]
     return subprocess.Popen(
-        in_namespace(namespace, command), env=env, stdout=log.open("w"),
-        stderr=subprocess.STDOUT, start_new_session=True,
+        in_namespace(namespace, command),
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -66,7 +79,10 @@ def wait_for_nodes(namespace: str, address: str, env: dict, count: int, timeout:
     while time.monotonic() < deadline:
         result = subprocess.run(
             in_namespace(namespace, [sys.executable, "-c", probe, address]),
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         alive = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "0"
         if alive == str(count):
@@ -99,8 +115,20 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, tiny_setup, namesp
     port = free_port()
     address = f"127.0.0.1:{port}"
     temp_dir = Path(f"/tmp/ray-{namespace}")
-    head = start_node(namespace, ["--head", "--port", str(port), "--include-dashboard", "false",
-                                  "--temp-dir", str(temp_dir)], env, tmp_path / "head.log")
+    head = start_node(
+        namespace,
+        [
+            "--head",
+            "--port",
+            str(port),
+            "--include-dashboard",
+            "false",
+            "--temp-dir",
+            str(temp_dir),
+        ],
+        env,
+        tmp_path / "head.log",
+    )
     worker = None
     try:
         wait_for_nodes(namespace, address, env, 1, timeout=90)
@@ -108,13 +136,34 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path, tiny_setup, namesp
         wait_for_nodes(namespace, address, env, 2, timeout=90)
 
         command = [
-            sys.executable, str(RUN), "--space", str(tiny_setup["space"]),
-            "--data-dir", str(tiny_setup["data"]), "--address", address,
-            "--num-samples", "2", "--max-concurrent", "2", "--cpus-per-trial", "1",
-            "--grace-period", "3", "--name", "two-nodes", "--no-register",
+            sys.executable,
+            str(RUN),
+            "--space",
+            str(tiny_setup["space"]),
+            "--data-dir",
+            str(tiny_setup["data"]),
+            "--address",
+            address,
+            "--num-samples",
+            "2",
+            "--max-concurrent",
+            "2",
+            "--cpus-per-trial",
+            "1",
+            "--grace-period",
+            "3",
+            "--name",
+            "two-nodes",
+            "--no-register",
         ]
-        result = subprocess.run(in_namespace(namespace, command), cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=400)
+        result = subprocess.run(
+            in_namespace(namespace, command),
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         summary = json.loads((tmp_path / "ray_results" / "two-nodes" / "summary.json").read_text())
         assert summary["num_trials"] == 2

@@ -184,4 +184,4 @@ def test_run_resume_without_ray_state_rejected(tmp_path, tiny_setup, monkeypatch
         ]
     )
     assert code == 2
-    assert "holds no Ray experiment state" in capsys.readouterr().err
+    assert "contains no Ray experiment state" in capsys.readouterr().err

@@ -185,8 +185,8 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path, tiny_setup):
             searcher_after["_ot_trials"][trial_id].params
             == searcher_before["_ot_trials"][trial_id].params
         )
-    told = [t for t in searcher_after["_ot_study"].trials if t.state.is_finished()]
-    assert len(told) == 4
+    finished_in_optuna = [t for t in searcher_after["_ot_study"].trials if t.state.is_finished()]
+    assert len(finished_in_optuna) == 4
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_id = client.get_experiment_by_name("cut").experiment_id
