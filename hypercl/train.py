@@ -213,29 +213,26 @@ def run(
         "train_examples_per_s": result.train_examples_per_s,
         "data": task.describe(),
     }
-    if config.task == "csts" and config.selection == "holdout":
-        summary["validation"] = _validation_of_best(output_dir, task, trainer.device)
-    if config.task == "kgc" and test_metrics:
-        summary["test"] = _kgc_test_of_best(output_dir, task, trainer.device)
+    holdout_validation = config.task == "csts" and config.selection == "holdout"
+    kgc_test = config.task == "kgc" and test_metrics
+    if holdout_validation or kgc_test:
+        _load_best_into(task, output_dir, trainer.device)
+    if holdout_validation:
+        summary["validation"] = task.evaluate_validation(trainer.device)
+    if kgc_test:
+        # The same seeded subset size as validation, drawn from the test triples.
+        summary["test"] = task.test_metrics(trainer.device, max_triples=config.eval_max_triples)
     write_json(output_dir / "metrics.json", summary)
     if predict_test:
         _write_test_predictions(config, output_dir, trainer.device)
     return summary
 
 
-def _validation_of_best(output_dir: Path, task: Any, device: torch.device) -> dict[str, float]:
+def _load_best_into(task: Any, output_dir: Path, device: torch.device) -> None:
+    """Replace the task's model by the best checkpoint, for reports after training."""
     from hypercl.checkpoint import load_model
 
     task.model, _, _ = load_model(output_dir / "best", device)
-    return task.evaluate_validation(device)
-
-
-def _kgc_test_of_best(output_dir: Path, task: Any, device: torch.device) -> dict[str, float]:
-    """Rank the test triples (the same seeded subset as validation) with the best model."""
-    from hypercl.checkpoint import load_model
-
-    task.model, _, _ = load_model(output_dir / "best", device)
-    return task.test_metrics(device, max_triples=task.config.eval_max_triples)
 
 
 def _write_test_predictions(config: TrainConfig, output_dir: Path, device: torch.device) -> None:

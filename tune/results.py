@@ -164,13 +164,13 @@ def prune_checkpoints(trials: list[TrialSummary], metric: str, mode: str, keep: 
     Once the search is over only the best ones are worth their disk space.
     """
     ranked = rank_trials(trials, metric, mode, with_checkpoint=True)
-    kept = {trial.checkpoint_path for trial in ranked[:keep]}
+    kept_paths = {trial.checkpoint_path for trial in ranked[:keep]}
     removed = []
     for trial in trials:
         for folder in sorted(Path(trial.trial_dir).glob("checkpoint_*")):
-            if str(folder) not in kept and folder.is_dir():
+            if str(folder) not in kept_paths and folder.is_dir():
                 shutil.rmtree(folder)
                 removed.append(str(folder))
-        if trial.checkpoint_path not in kept:
+        if trial.checkpoint_path not in kept_paths:
             trial.checkpoint_path = None
     return removed

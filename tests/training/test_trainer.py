@@ -176,31 +176,19 @@ def test_build_task_rejects_bad_arguments(tiny_model_dir, csts_dir, overrides, m
         build_task(make_config(tiny_model_dir, csts_dir, **overrides))
 
 
+def tiny_cli_args(model_dir, data_dir, out) -> list[str]:
+    """Command-line arguments of a one-epoch run of the tiny model on synthetic C-STS."""
+    return [
+        "--task", "csts", "--data-dir", str(data_dir), "--model", str(model_dir),
+        "--scaler", "4", "--pooler", "avg", "--batch-size", "4", "--epochs", "1",
+        "--max-seq-length", "32", "--output-dir", str(out),
+    ]  # fmt: skip
+
+
 def test_train_cli_writes_outputs(tiny_model_dir, csts_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = train_main(
-        [
-            "--task",
-            "csts",
-            "--data-dir",
-            str(csts_dir),
-            "--model",
-            str(tiny_model_dir),
-            "--scaler",
-            "4",
-            "--pooler",
-            "avg",
-            "--batch-size",
-            "4",
-            "--epochs",
-            "1",
-            "--max-seq-length",
-            "32",
-            "--output-dir",
-            str(out),
-            "--predict-test",
-        ]
-    )
+    code = train_main([*tiny_cli_args(tiny_model_dir, csts_dir, out), "--predict-test"])
+
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["metric"] == "val_spearman"
@@ -208,6 +196,7 @@ def test_train_cli_writes_outputs(tiny_model_dir, csts_dir, tmp_path, capsys):
     assert metrics["num_parameters"] > 0
     assert metrics["train_examples_per_s"] > 0
     assert set(metrics["best"]) >= {"val_spearman", "val_pearson", "train_loss", "epoch", "step"}
+
     predictions = json.loads((out / "test_predictions.json").read_text())
     assert list(predictions) == [str(i) for i in range(10)]
     assert json.loads((out / "config.json").read_text())["scaler"] == 4
@@ -249,28 +238,8 @@ def test_split_holdout_keeps_pairs_whole():
 
 def test_train_cli_holdout_reports_validation(tiny_model_dir, csts_dir, tmp_path):
     out = tmp_path / "holdout"
-    code = train_main(
-        [
-            "--data-dir",
-            str(csts_dir),
-            "--model",
-            str(tiny_model_dir),
-            "--scaler",
-            "4",
-            "--pooler",
-            "avg",
-            "--batch-size",
-            "4",
-            "--epochs",
-            "1",
-            "--max-seq-length",
-            "32",
-            "--selection",
-            "holdout",
-            "--output-dir",
-            str(out),
-        ]
-    )
+    code = train_main([*tiny_cli_args(tiny_model_dir, csts_dir, out), "--selection", "holdout"])
+
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     # 12 training pairs: 1 held out (10 %, rounded), 11 trained on; validation reported apart
